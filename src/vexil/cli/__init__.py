@@ -1,0 +1,1 @@
+"""vexil.cli: arrives with its issue."""

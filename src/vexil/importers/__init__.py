@@ -1,0 +1,1 @@
+"""vexil.importers: arrives with its issue."""

@@ -1,0 +1,1 @@
+"""vexil.protocol: arrives with its issue."""

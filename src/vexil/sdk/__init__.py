@@ -1,0 +1,1 @@
+"""vexil.sdk: arrives with its issue."""

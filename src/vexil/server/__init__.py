@@ -1,0 +1,1 @@
+"""vexil.server: arrives with its issue."""

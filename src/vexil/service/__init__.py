@@ -1,0 +1,1 @@
+"""vexil.service: arrives with its issue."""

@@ -1,0 +1,1 @@
+"""vexil.store: arrives with its issue."""

@@ -1,0 +1,1 @@
+"""vexil.ui: arrives with its issue."""
