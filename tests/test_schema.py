@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped]  # no types-jsonschema pin yet
+import jsonschema
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
