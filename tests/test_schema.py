@@ -43,7 +43,7 @@ def _reference_validator() -> jsonschema.protocols.Validator:
         if isinstance(instance, str) and not re.search(re.sub(r"(?<!\\)\$$", r"\\Z", pattern), instance):
             yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
-    cls = jsonschema.validators.extend(
+    cls = jsonschema.validators.extend(  # type: ignore[no-untyped-call]  # untyped in the stubs
         base,
         validators={"pattern": ecma_pattern},
         type_checker=base.TYPE_CHECKER.redefine("integer", strict_integer),
