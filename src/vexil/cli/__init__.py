@@ -1,1 +1,8 @@
-"""vexil.cli: arrives with its issue."""
+"""The `vexil` command line: validate and evaluate flag documents, and (later) serve them.
+
+A thin shell over the engine and the layers below: no flag semantics live here.
+"""
+
+from vexil.cli.main import cli, main
+
+__all__ = ["cli", "main"]
