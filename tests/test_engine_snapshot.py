@@ -48,10 +48,10 @@ DOC: dict[str, Any] = {
 def test_snapshot_and_results_are_immutable() -> None:
     snap = Snapshot.from_document(DOC)
     with pytest.raises(AttributeError):
-        snap.flag_table = {}  # type: ignore[misc]
+        snap.flag_table = {}
     result = snap.evaluate("simple", {"key": "u"})
     with pytest.raises(AttributeError):
-        result.value = False  # type: ignore[misc]
+        result.value = False
 
 
 def test_with_changes_replaces_and_deletes_without_touching_the_original() -> None:
@@ -89,12 +89,12 @@ def test_evaluate_all_matches_evaluate() -> None:
 
 def test_invalid_contexts_give_user_not_specified() -> None:
     snap = Snapshot.from_document(DOC)
-    for ctx in ({}, {"key": ""}, {"key": 5}, {"kind": "kind", "key": "k"}, {"kind": "multi"}, "nope"):
-        result = snap.evaluate("simple", ctx)  # type: ignore[arg-type]
+    bad: list[Any] = [{}, {"key": ""}, {"key": 5}, {"kind": "kind", "key": "k"}, {"kind": "multi"}, "nope"]
+    for ctx in bad:
+        result = snap.evaluate("simple", ctx)
         assert result.reason.error_kind is ErrorKind.USER_NOT_SPECIFIED, ctx
-        assert all(
-            r.reason.error_kind is ErrorKind.USER_NOT_SPECIFIED for r in snap.evaluate_all(ctx).values()
-        )  # type: ignore[arg-type]
+        every = snap.evaluate_all(ctx).values()
+        assert all(r.reason.error_kind is ErrorKind.USER_NOT_SPECIFIED for r in every)
 
 
 def test_context_round_trip() -> None:

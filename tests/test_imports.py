@@ -49,7 +49,7 @@ def _imports(path: Path) -> set[str]:
 
 
 def _modules() -> list[tuple[str, Path]]:
-    out = []
+    out: list[tuple[str, Path]] = []
     for package in ALLOWED_VEXIL:
         folder = SRC / package
         out.extend((package, p) for p in sorted(folder.rglob("*.py")))
