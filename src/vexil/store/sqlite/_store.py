@@ -1,0 +1,156 @@
+"""`SqliteStore`: the embedded default: one WAL-mode database file, a small pool, one writer at a time.
+
+Durability: `synchronous=FULL` by default, so a transaction that returned is on disk even after a power loss
+(`kill -9` alone would not need it in WAL mode). Change notices reach this process's watchers only.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+from vexil.service import Notice, Tx
+
+from .._migrations import apply_pending, current_version
+from .._sql import SqlTx
+from .._sql_base import Dialect
+from .._watchers import Watchers
+from ._schema import MIGRATIONS
+
+Synchronous = Literal["FULL", "NORMAL", "EXTRA"]
+
+
+def _unique_violation(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
+
+
+DIALECT = Dialect(
+    name="sqlite",
+    placeholder="?",
+    for_update="",
+    global_lock_sql=None,
+    notify_sql=None,
+    is_unique_violation=_unique_violation,
+)
+
+
+class SqliteStore:
+    """Open (creating the file and running migrations) on construction; `close()` when done."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        pool_size: int = 4,
+        synchronous: Synchronous = "FULL",
+        busy_timeout_ms: int = 10_000,
+        change_retention: int = 1000,
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._synchronous = synchronous
+        self._busy_timeout_ms = busy_timeout_ms
+        self._retention = change_retention
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(max(2, pool_size))
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        # SQLite allows one writer; queueing writers here is fairer and faster than its busy-retry loop.
+        self._write_lock = threading.Lock()
+        self._watchers = Watchers()
+        self._closed = False
+        self.migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        self._slots.acquire()
+        try:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._connect()
+            try:
+                yield conn
+            finally:
+                self._idle.put(conn)
+        finally:
+            self._slots.release()
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[SqlTx]:
+        with self._connection() as conn:
+            conn.execute(begin)
+            tx = SqlTx(conn, DIALECT, change_retention=self._retention)
+            committed = False
+            try:
+                yield tx
+                conn.execute("COMMIT")
+                committed = True
+            finally:
+                if not committed:
+                    conn.execute("ROLLBACK")
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        with self._write_lock, self._transaction("BEGIN IMMEDIATE") as tx:
+            yield tx
+        # Outside the writer lock and with the connection back in the pool: listeners may read.
+        self._watchers.fire(tx.notices)
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        with self._transaction("BEGIN") as tx:
+            yield tx
+
+    def watch(self, callback: Notice) -> Callable[[], None]:
+        return self._watchers.add(callback)
+
+    def migrate(self) -> list[int]:
+        with self._write_lock, self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            applied: list[int] | None = None
+            try:
+                applied = apply_pending(conn, MIGRATIONS, "?")
+                conn.execute("COMMIT")
+            finally:
+                if applied is None:
+                    conn.execute("ROLLBACK")
+            return applied
+
+    def schema_version(self) -> int:
+        with self._connection() as conn:
+            return current_version(conn)
+
+    def ping(self) -> bool:
+        try:
+            with self._connection() as conn:
+                return bool(conn.execute("SELECT 1").fetchone() == (1,))
+        except (sqlite3.Error, RuntimeError):
+            return False
+
+    def close(self) -> None:
+        self._closed = True
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r})"
