@@ -77,7 +77,8 @@ class _Variations:
         return Result(self.values[i], i, reason)
 
 
-def compile_flag(key: str, doc: object) -> CompiledFlag:
+def compile_flag(key: str, doc: object, *, generate_code: bool = True) -> CompiledFlag:
+    """Compile one flag; `generate_code=False` keeps the closure path only (tests compare the two)."""
     if not isinstance(doc, Mapping):
         return CompiledFlag(key, False, 0, [], lambda kinds, tables, stack: MALFORMED)
     variations = _Variations(_list(doc.get("variations")))
@@ -119,7 +120,7 @@ def compile_flag(key: str, doc: object) -> CompiledFlag:
                 return serve(kinds)
         return serve_fallthrough(kinds)
 
-    if prereqs:
+    if prereqs or not generate_code:
         return CompiledFlag(key, on, version, variations.values, evaluate)
     # The generated function is the hot path; `evaluate` stays as its exact fallback.
     fast = generate(key, Plan(targets, rule_plans, fallthrough), evaluate)
