@@ -10,7 +10,6 @@ import enum
 import functools
 import itertools
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +50,14 @@ def test_operator_names_are_the_contract_names() -> None:
     expected = ["in", "starts_with", "ends_with", "contains", "matches", "lt", "lte", "gt", "gte"]
     expected += ["before", "after", "semver_eq", "semver_lt", "semver_gt", "segment_match"]
     assert sorted(Op) == sorted(expected)
+
+
+def test_operators_may_be_given_as_plain_strings() -> None:
+    assert compile_matcher("starts_with", ["ab"])("abc")  # type: ignore[arg-type]
+    assert not compile_matcher("starts_with", ["ab"])("cab")  # type: ignore[arg-type]
+    assert value_problem("lt", "x") is not None  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="equals"):
+        compile_matcher("equals", [1])  # type: ignore[arg-type]
 
 
 def test_segment_match_has_no_value_matcher() -> None:
@@ -273,17 +280,15 @@ def test_invalid_and_overlong_patterns_are_rejected() -> None:
         (r"^\w+\w+$", "a" * (MAX_SUBJECT_LENGTH - 1) + "!", False),
         (r"(\d+\.)+x", "1." * (MAX_SUBJECT_LENGTH // 2), False),
         (r".*@example\.com$", "@" * MAX_SUBJECT_LENGTH, False),
-        (r"^[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}$", "a@" + "a." * 2046 + "!", False),
+        (r"^[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}$", "a@" + "a." * (MAX_SUBJECT_LENGTH // 2 - 2) + "!", False),
         (".*foo.*", "fo" * (MAX_SUBJECT_LENGTH // 2 - 2) + "foo", True),
     ],
 )
 def test_accepted_patterns_finish_on_adversarial_subjects(pattern: str, subject: str, expected: bool) -> None:
     assert len(subject) <= MAX_SUBJECT_LENGTH
     assert regex_problem(pattern) is None
-    started = time.perf_counter()
+    # No timing assertion: the point is that this returns (pytest-timeout guards the suite).
     assert compile_matcher(Op.MATCHES, [pattern])(subject) is expected
-    # not a timing assertion; the elapsed time only shows up in a failure report
-    assert time.perf_counter() - started >= 0
 
 
 # -- numbers ----------------------------------------------------------------------------------------
@@ -346,6 +351,7 @@ EPOCH_2017 = 1512543600000
         ("2017-12-06t07:00:00z", EPOCH_2017),
         ("2017-12-06T07:00:00.5Z", EPOCH_2017 + 500),
         ("2017-12-06T07:00:00.123456789Z", EPOCH_2017 + 123.456789),
+        ("2017-12-06T06:59:60Z", EPOCH_2017),
         ("1970-01-01T00:00:00Z", 0),
         ("1969-12-31T23:59:59Z", -1000),
         ("2016-02-29T00:00:00Z", 1456704000000),
@@ -376,7 +382,9 @@ def test_parse_date(text: object, millis: float) -> None:
         "2017-12-32T07:00:00Z",
         "2017-12-06T24:00:00Z",
         "2017-12-06T07:60:00Z",
-        "2017-12-06T07:00:60Z",
+        "2017-12-06T07:00:61Z",
+        "2017-12-06T07:00:00.1234567890Z",
+        "2017-12-06T7:00:00Z",
         "2017-12-06T07:00:00+24:00",
         "2017-12-06T07:00:00.Z",
         "2017-12-06T07:00:00+0700",
@@ -434,11 +442,12 @@ def test_before_and_after() -> None:
         ("2.0.0", (2, 0, 0, 1, ())),
         ("2.1", (2, 1, 0, 1, ())),
         ("2", (2, 0, 0, 1, ())),
-        ("2-rc", (2, 0, 0, 0, ((1, "rc"),))),
-        ("2.0-rc.1", (2, 0, 0, 0, ((1, "rc"), (0, 1)))),
+        ("2-rc", (2, 0, 0, 0, ((1, 0, "rc"),))),
+        ("2.0-rc.1", (2, 0, 0, 0, ((1, 0, "rc"), (0, 1, "1")))),
         ("1.2.3+build.007", (1, 2, 3, 1, ())),
-        ("1.2.3-0.x-y.0a+b", (1, 2, 3, 0, ((0, 0), (1, "x-y"), (1, "0a")))),
-        ("1.2.3----", (1, 2, 3, 0, ((1, "---"),))),
+        ("1.2.3-0.x-y.0a.10+b", (1, 2, 3, 0, ((0, 1, "0"), (1, 0, "x-y"), (1, 0, "0a"), (0, 2, "10")))),
+        ("1.2.3----", (1, 2, 3, 0, ((1, 0, "---"),))),
+        ("9223372036854775807.0.0", (2**63 - 1, 0, 0, 1, ())),
         ("0.0.0", (0, 0, 0, 1, ())),
     ],
 )
@@ -470,6 +479,8 @@ def test_parse_semver(text: str, parsed: tuple[object, ...]) -> None:
         "2x.3.4",
         "\u0662.3.4",
         "2.3.4-b\u00e9ta",
+        "1" * 20 + ".0.0",
+        "1." + "1" * 5000,
     ],
 )
 def test_unparseable_semvers(text: str) -> None:

@@ -1,7 +1,7 @@
 """Static screening of `matches` patterns for catastrophic backtracking (the engine cannot use RE2).
 
 It only walks the parse tree of a pattern; it never runs one. It is conservative: a few safe patterns
-are rejected (the message says why), but no accepted pattern is worse than quadratic in the subject.
+are rejected (the message says why); an accepted one costs at most about a quadratic scan of the subject.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 MAX_PATTERN_LENGTH = 1000
 # `matches` never tries a longer subject; the cost model below assumes subjects of at most this length.
-MAX_SUBJECT_LENGTH = 4096
+MAX_SUBJECT_LENGTH = 1024
 # Costs are counted in bits: log2 of the worst-case number of backtracking steps. The budget is about
 # twice a quadratic scan of the longest subject (e.g. an unanchored search with one overlapping
 # repeat), which the stdlib engine does in a fraction of a second.
@@ -76,6 +76,8 @@ class _Walker:
         self._class_cache: dict[tuple[object, ...], int] = {}
         self._first_cache: dict[int, tuple[int, bool]] = {}
         self._full = 0
+        self._folded: dict[str, int] = {}
+        self._index: dict[str, int] = {}
         self._loops = 0
         self._depth = 0
 
@@ -106,6 +108,11 @@ class _Walker:
                     stack.extend(node)
         self._alphabet = sorted(set(self._alphabet) | found)
         self._full = (1 << len(self._alphabet)) - 1
+        self._index = {c: i for i, c in enumerate(self._alphabet)}
+        # For a literal under IGNORECASE: the sample characters that have it as a case variant.
+        for i, c in enumerate(self._alphabet):
+            for v in _variants(c):
+                self._folded[v] = self._folded.get(v, 0) | 1 << i
 
     @staticmethod
     def _anchored(tree: Any, flags: int) -> bool:
@@ -117,6 +124,12 @@ class _Walker:
     # -- character classes -------------------------------------------------------------------------
 
     def _mask(self, op: str, av: Any, flags: int) -> int:
+        if op in {"LITERAL", "NOT_LITERAL"}:
+            char = chr(av)
+            bits = self._folded.get(char, 0) if flags & re.IGNORECASE else 0
+            index = self._index.get(char)
+            bits |= 0 if index is None else 1 << index
+            return bits if op == "LITERAL" else self._full & ~bits
         key = (op, repr(av), flags & (re.IGNORECASE | re.ASCII | re.DOTALL))
         cached = self._class_cache.get(key)
         if cached is not None:
@@ -131,8 +144,7 @@ class _Walker:
     def _member(self, op: str, av: Any, flags: int, c: str) -> bool:
         if not flags & re.IGNORECASE:
             return _member_exact(op, av, flags, c)
-        variants = {c, c.lower(), c.upper(), c.casefold()}
-        return any(len(v) == 1 and _member_exact(op, av, flags, v) for v in variants)
+        return any(_member_exact(op, av, flags, v) for v in _variants(c))
 
     # -- first sets --------------------------------------------------------------------------------
 
@@ -257,6 +269,11 @@ class _Walker:
         else:
             bits = _plus(inner.bits, after.bits)
         return _After(first, terminal, bits)
+
+
+def _variants(c: str) -> set[str]:
+    """`c` and its one-character case variants (a superset of what IGNORECASE treats as equal)."""
+    return {v for v in (c, c.lower(), c.upper(), c.casefold(), c.swapcase()) if len(v) == 1}
 
 
 def _plus(*bits: float) -> float:
