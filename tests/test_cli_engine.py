@@ -405,5 +405,5 @@ def test_eval_unreadable_batch(yaml_file: Path, tmp_path: Path) -> None:
 def test_help_lists_commands() -> None:
     proc = run("--help")
     assert proc.returncode == 0
-    for command in ("validate", "eval"):
+    for command in ("validate", "eval", "serve"):
         assert command in proc.stdout

@@ -26,6 +26,7 @@ def _summary(flag: str, variation: int | None, count: int, end: datetime) -> Eva
 def test_counts_by_day_and_variation_with_last_evaluated(store: Store, admin: Principal) -> None:
     service = Service(store, clock=lambda: NOW)
     service.create_project(admin, {"key": "shop"})
+    service.create_flag(admin, "shop", {"key": "checkout", "variations": [False, True]})
     key = service.create_key(
         admin, {"name": "s", "kind": "server", "project": "shop", "environment": "production"}
     )

@@ -10,7 +10,17 @@ import sys
 
 import click
 
+from vexil.cli._cmd_audit import audit_command
+from vexil.cli._cmd_codegen import codegen_command
+from vexil.cli._cmd_flags import flags_group
+from vexil.cli._cmd_flags_as_code import apply_command, export_command, plan_command
+from vexil.cli._cmd_keys import keys_group
+from vexil.cli._cmd_login import login_command
+from vexil.cli._cmd_projects import envs_group, projects_group
+from vexil.cli._cmd_segments import segments_group
 from vexil.cli._eval import eval_command
+from vexil.cli._relay import relay_command
+from vexil.cli._serve import migrate_command, serve_command
 from vexil.cli._validate import validate_command
 
 _INTERNAL_ERROR = 70  # EX_SOFTWARE from sysexits.h
@@ -24,6 +34,20 @@ def cli() -> None:
 
 cli.add_command(validate_command)
 cli.add_command(eval_command)
+cli.add_command(serve_command)
+cli.add_command(migrate_command)
+cli.add_command(login_command)
+cli.add_command(projects_group)
+cli.add_command(envs_group)
+cli.add_command(flags_group)
+cli.add_command(segments_group)
+cli.add_command(keys_group)
+cli.add_command(audit_command)
+cli.add_command(export_command)
+cli.add_command(plan_command)
+cli.add_command(apply_command)
+cli.add_command(codegen_command)
+cli.add_command(relay_command)
 
 
 def main(argv: list[str] | None = None) -> None:

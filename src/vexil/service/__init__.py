@@ -6,6 +6,16 @@ Imports only `vexil.engine` and `vexil.protocol`; no SQL, no HTTP.
 from vexil.engine import Problem
 
 from ._access import KEY_PREFIXES, ApiKey, CreatedKey, KeyKind, Principal, Role, Secret, hash_secret
+from ._apply_model import (
+    AppliedChange,
+    ApplyAction,
+    ApplyChange,
+    ApplyConflict,
+    ApplyConflictItem,
+    ApplyResult,
+    parse_changes,
+    parse_snapshot_versions,
+)
 from ._base import Clock, utc_now
 from ._demo import DEMO_FLAGS
 from ._documents import default_targeting
@@ -17,6 +27,7 @@ from ._errors import (
     NotFound,
     ServiceError,
     Unauthorized,
+    Unavailable,
     ValidationFailed,
 )
 from ._feed import Listener
@@ -54,6 +65,12 @@ __all__ = [
     "KEY_PREFIXES",
     "AlreadyExists",
     "ApiKey",
+    "AppliedChange",
+    "ApplyAction",
+    "ApplyChange",
+    "ApplyConflict",
+    "ApplyConflictItem",
+    "ApplyResult",
     "AuditAction",
     "AuditEntry",
     "AuditPage",
@@ -92,9 +109,12 @@ __all__ = [
     "Store",
     "Tx",
     "Unauthorized",
+    "Unavailable",
     "ValidationFailed",
     "default_targeting",
     "hash_secret",
     "merge_patch",
+    "parse_changes",
+    "parse_snapshot_versions",
     "utc_now",
 ]

@@ -144,6 +144,10 @@ class Principal:
         """Manage keys; `None` asks for every project (unscoped), as creating unscoped keys needs."""
         return self._has(Role.ADMIN, project)
 
+    def can_create_projects(self) -> bool:
+        """Writers (or admins) scoped to all projects."""
+        return self.projects is None and self._has(Role.WRITER, None)
+
     @property
     def unscoped(self) -> bool:
         return self.kind is KeyKind.ADMIN and self.projects is None

@@ -13,7 +13,7 @@ from vexil.engine import Problem
 
 from ._access import KeyKind, Principal
 from ._base import ServiceBase
-from ._documents import KEY_PATTERN, raise_if
+from ._documents import KEY_PATTERN, raise_if, storable
 from ._errors import Forbidden, ValidationFailed
 from ._records import AuditPage, AuditQuery, CustomEvent, EvaluationSummary, EventCount, FlagUsage
 
@@ -34,7 +34,16 @@ class AuditEventUseCases(ServiceBase):
             self._need_read(actor, query.project)
         else:
             self._need(actor.kind is KeyKind.ADMIN and actor.role is not None, actor, "read the audit log")
-        problems = []
+        problems = [
+            Problem(name, "must not contain NUL characters or unpaired surrogates")
+            for name, value in (
+                ("project", query.project),
+                ("environment", query.environment),
+                ("flag", query.flag),
+                ("cursor", query.cursor),
+            )
+            if value is not None and not storable(value)
+        ]
         if not 1 <= query.limit <= MAX_AUDIT_PAGE:
             problems.append(Problem("limit", f"must be between 1 and {MAX_AUDIT_PAGE}"))
         before_id = None
@@ -64,7 +73,7 @@ class AuditEventUseCases(ServiceBase):
         last: dict[str, datetime] = {}
         now = self._now()
         for i, summary in enumerate(evaluations):
-            if not KEY_PATTERN.match(summary.flag):
+            if not KEY_PATTERN.fullmatch(summary.flag):
                 problems.append(Problem(f"evaluations[{i}].flag", "must be a flag key"))
             if not 0 <= summary.count <= _MAX_COUNT or not 0 <= (summary.variation or 0) <= _MAX_COUNT:
                 problems.append(Problem(f"evaluations[{i}]", "count and variation must be in 0..2**53"))
@@ -74,7 +83,7 @@ class AuditEventUseCases(ServiceBase):
             last[summary.flag] = max(last.get(summary.flag, end), end)
         events: dict[tuple[str, date], tuple[int, float]] = {}
         for i, event in enumerate(custom):
-            if not KEY_PATTERN.match(event.key) or not 0 <= event.count <= _MAX_COUNT:
+            if not KEY_PATTERN.fullmatch(event.key) or not 0 <= event.count <= _MAX_COUNT:
                 problems.append(Problem(f"custom[{i}]", "needs an event key and a non-negative count"))
             day = min(_utc(event.time), now).date()
             count, total = events.get((event.key, day), (0, 0.0))
@@ -97,11 +106,16 @@ class AuditEventUseCases(ServiceBase):
         since: date | None = None,
         until: date | None = None,
     ) -> list[FlagUsage]:
-        """Evaluation counts per flag and environment by day (`since`..`until` inclusive), last evaluation."""
+        """Evaluation counts per flag and environment by day (`since`..`until` inclusive), last evaluation.
+
+        An unknown project, environment or flag is `NotFound` (a known flag never evaluated has no rows).
+        """
         self._need_read(actor, project)
         with self._store.read() as tx:
             owner = self._project(tx, project)
             env_id = self._environment(tx, owner, environment).id if environment is not None else None
+            if flag is not None:
+                self._flag(tx, owner, flag)
             return tx.flag_usage(owner.id, env_id, flag, since, until)
 
     def event_counts(
@@ -116,6 +130,8 @@ class AuditEventUseCases(ServiceBase):
     ) -> list[EventCount]:
         """Custom-event counts per environment, key and day (`since`..`until` inclusive)."""
         self._need_read(actor, project)
+        if key is not None and not storable(key):
+            raise ValidationFailed([Problem("key", "must not contain NUL characters or unpaired surrogates")])
         with self._store.read() as tx:
             owner = self._project(tx, project)
             env_id = self._environment(tx, owner, environment).id if environment is not None else None

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from vexil.engine import Problem
+
 from ._access import Principal
-from ._documents import flag_item, segment_item
-from ._errors import Conflict, Forbidden, NotFound
+from ._documents import flag_item, segment_item, storable
+from ._errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ._models import Environment, FlagDefinition, ItemKind, JsonObject, Project, ResourceKind
 from ._ports import Store, Tx
 from ._records import AuditAction, AuditEntry
@@ -68,23 +70,24 @@ class ServiceBase:
         self._need(actor.can_write(project), actor, f"change project {project!r}")
 
     # -- lookups
+    # A key that could never have been stored names nothing; asking the database would be an error there.
     @staticmethod
     def _project(tx: Tx, key: str, *, lock: bool = False) -> Project:
-        project = tx.get_project(key, lock=lock)
+        project = tx.get_project(key, lock=lock) if storable(key) else None
         if project is None:
             raise NotFound("project", key)
         return project
 
     @staticmethod
     def _environment(tx: Tx, project: Project, key: str) -> Environment:
-        environment = tx.get_environment(project.id, key)
+        environment = tx.get_environment(project.id, key) if storable(key) else None
         if environment is None:
             raise NotFound("environment", f"{project.key}/{key}")
         return environment
 
     @staticmethod
     def _flag(tx: Tx, project: Project, key: str) -> FlagDefinition:
-        flag = tx.get_flag(project.id, key)
+        flag = tx.get_flag(project.id, key) if storable(key) else None
         if flag is None:
             raise NotFound("flag", f"{project.key}/{key}")
         return flag
@@ -129,6 +132,10 @@ class ServiceBase:
         comment: str | None,
         now: datetime,
     ) -> None:
+        if comment is not None and not storable(comment):
+            raise ValidationFailed(
+                [Problem("comment", "must not contain NUL characters or unpaired surrogates")]
+            )
         tx.insert_audit(
             AuditEntry(
                 id=0,

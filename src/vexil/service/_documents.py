@@ -47,9 +47,45 @@ def new_key(body: Any) -> str:
 
 
 def check_key(key: Any, path: str = "key") -> list[Problem]:
-    if not isinstance(key, str) or not KEY_PATTERN.match(key):
+    if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
         return [Problem(path, f"must be a key matching {KEY_PATTERN.pattern}")]
     return []
+
+
+def storable(text: str) -> bool:
+    """False for text neither database can keep: NUL characters, unpaired surrogates (not UTF-8)."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_UNSTORABLE = "must not contain NUL characters or unpaired surrogates"
+
+
+def unstorable(value: Any, path: str) -> list[Problem]:
+    """A problem per string (value or member name) in a JSON value that cannot be stored, with its path."""
+    problems: list[Problem] = []
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if not storable(item):
+                problems.append(Problem(where, _UNSTORABLE))
+        elif isinstance(item, Mapping):
+            for name, child in item.items():
+                child_path = f"{where}.{name}" if where else str(name)
+                if isinstance(name, str) and not storable(name):
+                    problems.append(Problem(child_path, "member names " + _UNSTORABLE))
+                stack.append((child, child_path))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(item))
+    return problems
 
 
 def clean_body(
@@ -60,7 +96,8 @@ def clean_body(
     prefix: str,
     hint: Mapping[str, str] | None = None,
 ) -> JsonObject:
-    """Keep the `allowed` fields of a request body; raise `ValidationFailed` for anything unknown.
+    """Keep the `allowed` fields of a request body; raise `ValidationFailed` for anything unknown or for
+    strings that cannot be stored.
 
     `key` (when given) must match a `key` in the body; `prefix` is prepended to problem paths.
     """
@@ -72,6 +109,7 @@ def clean_body(
     for name, value in body.items():
         if name in allowed_set:
             kept[name] = value
+            problems += unstorable(value, f"{prefix}{name}")
         elif name == "key":
             if key is not None and value != key:
                 problems.append(Problem(f"{prefix}key", f"must equal the key in the path ({key!r})"))

@@ -18,6 +18,7 @@ class ErrorCode(enum.StrEnum):
     VALIDATION_FAILED = "validation_failed"
     FORBIDDEN = "forbidden"
     UNAUTHORIZED = "unauthorized"
+    UNAVAILABLE = "unavailable"
 
 
 class ServiceError(Exception):
@@ -83,4 +84,16 @@ class Unauthorized(ServiceError):  # noqa: N818 -- the outcome names are the API
     code = ErrorCode.UNAUTHORIZED
 
     def __init__(self, message: str = "invalid or revoked API key") -> None:
+        super().__init__(message)
+
+
+class Unavailable(ServiceError):  # noqa: N818 -- the outcome names are the API
+    """The database cannot be reached right now (down, locked, out of connections): retry later.
+
+    Raised by the stores in place of their drivers' connection errors; the message never carries them.
+    """
+
+    code = ErrorCode.UNAVAILABLE
+
+    def __init__(self, message: str = "the database is unavailable; retry shortly") -> None:
         super().__init__(message)

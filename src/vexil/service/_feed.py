@@ -32,6 +32,10 @@ class _Dispatcher:
         self._seen: dict[int, int] = {}
         self._unwatch: Callable[[], None] | None = None
 
+    def ping(self) -> bool:
+        """Is the database reachable right now? (For `/readyz`; never raises.)"""
+        return self._store.ping()
+
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         with self._lock:
             self._listeners.append(listener)
@@ -104,6 +108,10 @@ class FeedUseCases(ServiceBase):
         """Committed changes after snapshot version `since`, oldest first; None if the log was pruned."""
         with self._store.read() as tx:
             return tx.changes_since(environment_id, since)
+
+    def ping(self) -> bool:
+        """Is the database reachable right now? (For `/readyz`; never raises.)"""
+        return self._store.ping()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener(change)` per committed change (any process, with PostgreSQL); returns unsubscribe.

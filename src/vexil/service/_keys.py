@@ -6,7 +6,7 @@ Only SHA-256 hashes reach the store; secrets are never logged, audited or kept.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +14,7 @@ from vexil.engine import Problem
 
 from ._access import KEY_PREFIXES, ApiKey, CreatedKey, KeyKind, Principal, Role, hash_secret, new_secret
 from ._base import ServiceBase
-from ._documents import READ_ONLY_FIELDS, raise_if
+from ._documents import READ_ONLY_FIELDS, raise_if, unstorable
 from ._errors import NotFound, Unauthorized, ValidationFailed
 from ._models import ResourceKind
 from ._ports import Tx
@@ -34,6 +34,7 @@ def _parse_key_body(body: Any) -> tuple[str, KeyKind, Role | None, list[str] | N
         for name in body
         if name not in _KEY_FIELDS and name not in READ_ONLY_FIELDS and name not in ("id", "prefix")
     ]
+    problems += unstorable({k: v for k, v in body.items() if k in _KEY_FIELDS}, "")
     name = body.get("name")
     if not isinstance(name, str) or not 1 <= len(name) <= 200:
         problems.append(Problem("name", "must be a non-empty string of at most 200 characters"))
@@ -47,10 +48,14 @@ def _parse_key_body(body: Any) -> tuple[str, KeyKind, Role | None, list[str] | N
     projects: list[str] | None = None
     project, environment = body.get("project"), body.get("environment")
     if kind is KeyKind.ADMIN:
-        try:
-            role = Role(body.get("role") or Role.READER)
-        except ValueError:
-            problems.append(Problem("role", 'must be "reader", "writer" or "admin"'))
+        raw_role = body.get("role")
+        # Absent or null means the default; anything else ("" included) must name a role.
+        if raw_role is None:
+            role = Role.READER
+        elif isinstance(raw_role, str) and raw_role in {r.value for r in Role}:
+            role = Role(raw_role)
+        else:
+            problems.append(Problem("role", 'must be "reader", "writer" or "admin" (or absent for reader)'))
         raw = body.get("projects")
         if raw is not None:
             if not isinstance(raw, list) or not raw:
@@ -189,6 +194,16 @@ class KeyUseCases(ServiceBase):
             environment=key.environment,
             environment_id=key.environment_id,
         )
+
+    def inactive_keys(self, key_ids: Iterable[int]) -> frozenset[int]:
+        """Which of these keys are revoked or gone (deleted with their environment). No permission check:
+        for the HTTP layer, which only passes ids of principals it authorized, to end their streams."""
+        wanted = sorted(set(key_ids))
+        if not wanted:
+            return frozenset()
+        with self._store.read() as tx:
+            found = {k: tx.get_key(k) if 0 < k <= _MAX_ID else None for k in wanted}
+        return frozenset(k for k, key in found.items() if key is None or key.revoked)
 
     def _key(self, tx: Tx, actor: Principal, key_id: int) -> ApiKey:
         key = tx.get_key(key_id) if 0 < key_id <= _MAX_ID else None

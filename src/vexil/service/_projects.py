@@ -11,7 +11,7 @@ from typing import Any
 
 from vexil.engine import Problem
 
-from ._access import Principal
+from ._access import KeyKind, Principal
 from ._base import ServiceBase
 from ._documents import body_version, check_key, clean_body, default_targeting, raise_if
 from ._merge_patch import merge_patch
@@ -56,7 +56,8 @@ def _environment_fields(body: Any, key: str | None) -> tuple[str, str, bool]:
 class ProjectUseCases(ServiceBase):
     # -- projects
     def list_projects(self, actor: Principal) -> list[Project]:
-        """The projects the actor can read, by key."""
+        """The projects the actor can read, by key; SDK keys read no projects (Forbidden)."""
+        self._need(actor.kind is KeyKind.ADMIN and actor.role is not None, actor, "list projects")
         with self._store.read() as tx:
             return [p for p in tx.list_projects() if actor.can_read(p.key)]
 
@@ -69,8 +70,9 @@ class ProjectUseCases(ServiceBase):
         self, actor: Principal, body: Mapping[str, Any], *, comment: str | None = None
     ) -> Project:
         """Create a project with `development` and `production` (critical); needs an unscoped writer."""
+        # Permission first: a key that may not create projects learns nothing from validation problems.
+        self._need(actor.can_create_projects(), actor, "create projects")
         key, name, description = _project_fields(body, None)
-        self._need(actor.unscoped and actor.can_write(key), actor, "create projects")
         now = self._now()
         with self._store.write() as tx:
             project = tx.insert_project(key, name, description, now)

@@ -13,7 +13,16 @@ from vexil.engine import Problem
 
 from ._access import Principal
 from ._base import ServiceBase
-from ._documents import SEGMENT_FIELDS, body_version, clean_body, new_key, raise_if, segment_item, validate
+from ._documents import (
+    SEGMENT_FIELDS,
+    body_version,
+    clean_body,
+    new_key,
+    raise_if,
+    segment_item,
+    storable,
+    validate,
+)
 from ._errors import AlreadyExists, NotFound
 from ._merge_patch import merge_patch
 from ._models import ItemKind, ResourceKind, Segment
@@ -168,7 +177,7 @@ class SegmentUseCases(ServiceBase):
 
     @staticmethod
     def _segment(tx: Tx, environment_id: int, where: str, key: str) -> Segment:
-        found = tx.get_segment(environment_id, key)
+        found = tx.get_segment(environment_id, key) if storable(key) else None
         if found is None:
             raise NotFound("segment", f"{where}/{key}")
         return found

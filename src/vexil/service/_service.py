@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ._access import KEY_PREFIXES, KeyKind, Principal, Role, Secret, hash_secret, new_secret
+from ._apply import ApplyUseCases
 from ._audit_events import AuditEventUseCases
 from ._base import Clock, utc_now
 from ._demo import load_demo
@@ -30,7 +31,15 @@ class BootstrapResult:
     admin_secret: Secret | None
 
 
-class Service(ProjectUseCases, FlagUseCases, SegmentUseCases, KeyUseCases, AuditEventUseCases, FeedUseCases):
+class Service(
+    ProjectUseCases,
+    FlagUseCases,
+    SegmentUseCases,
+    KeyUseCases,
+    AuditEventUseCases,
+    FeedUseCases,
+    ApplyUseCases,
+):
     """The use cases. Methods are synchronous and thread-safe (each runs its own transaction)."""
 
     def __init__(self, store: Store, *, clock: Clock = utc_now) -> None:

@@ -16,7 +16,7 @@ import psycopg.errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from vexil.service import Notice, Tx
+from vexil.service import Notice, Tx, Unavailable
 
 from .._migrations import apply_pending, current_version
 from .._sql import SqlTx
@@ -82,11 +82,15 @@ class PostgresStore:
 
     @contextmanager
     def _transaction(self, first: str | None) -> Iterator[SqlTx]:
-        with self._pool.connection() as conn, conn.transaction():
-            if first:
-                conn.execute(first)
-            tx = SqlTx(conn, DIALECT, change_retention=self._retention)
-            yield tx
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                if first:
+                    conn.execute(first)
+                tx = SqlTx(conn, DIALECT, change_retention=self._retention)
+                yield tx
+        except psycopg.OperationalError as exc:  # PoolTimeout and PoolClosed included
+            # Connection lost, server down or restarting, no free connection, deadlock: all worth a retry.
+            raise Unavailable() from exc
         # Local watchers hear of the commit at once; other processes via NOTIFY (duplicates are fine).
         self._watchers.fire(tx.notices)
 
@@ -118,12 +122,17 @@ class PostgresStore:
                     conn.execute(f"LISTEN {CHANNEL}")
                     if reconnect:
                         self._resync(conn)
+                        logger.warning("listening for PostgreSQL change notices again")
+                    reconnect = False
                     self._listening.set()
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=0.2):
                             self._dispatch(note.payload)
-            except psycopg.Error:
-                logger.warning("lost the PostgreSQL LISTEN connection; reconnecting", exc_info=True)
+            except psycopg.Error as exc:
+                if not reconnect:  # once per outage, not at every retry
+                    logger.warning("lost the PostgreSQL LISTEN connection; reconnecting", exc_info=True)
+                else:
+                    logger.debug("cannot listen for PostgreSQL change notices yet: %s", exc)
                 reconnect = True
                 self._stop.wait(0.5)
 

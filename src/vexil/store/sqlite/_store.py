@@ -1,7 +1,8 @@
 """`SqliteStore`: the embedded default: one WAL-mode database file, a small pool, one writer at a time.
 
 Durability: `synchronous=FULL` by default, so a transaction that returned is on disk even after a power loss
-(`kill -9` alone would not need it in WAL mode). Change notices reach this process's watchers only.
+(`kill -9` alone would not need it in WAL mode). Change notices reach this process's watchers at once and,
+through a `data_version` poller, those of every other process sharing the file within `poll_interval`.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-from vexil.service import Notice, Tx
+from vexil.service import Notice, Tx, Unavailable
 
 from .._migrations import apply_pending, current_version
 from .._sql import SqlTx
 from .._sql_base import Dialect
 from .._watchers import Watchers
+from ._poller import ChangePoller, VersionLedger, Versions
 from ._schema import MIGRATIONS
 
 Synchronous = Literal["FULL", "NORMAL", "EXTRA"]
@@ -27,6 +29,16 @@ Synchronous = Literal["FULL", "NORMAL", "EXTRA"]
 
 def _unique_violation(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
+
+
+#: Primary result codes meaning "cannot use the database right now" rather than a bug in a statement:
+#: BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN.
+_UNAVAILABLE_CODES = frozenset({5, 6, 8, 10, 13, 14})
+
+
+def _unavailable(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in _UNAVAILABLE_CODES
 
 
 DIALECT = Dialect(
@@ -50,6 +62,7 @@ class SqliteStore:
         synchronous: Synchronous = "FULL",
         busy_timeout_ms: int = 10_000,
         change_retention: int = 1000,
+        poll_interval: float = 0.02,
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,6 +76,12 @@ class SqliteStore:
         # SQLite allows one writer; queueing writers here is fairer and faster than its busy-retry loop.
         self._write_lock = threading.Lock()
         self._watchers = Watchers()
+        # One announcer at a time, so notices of one environment reach watchers in version order.
+        self._announce_lock = threading.RLock()
+        self._ledger = VersionLedger()
+        self._poller = ChangePoller(
+            self.path, baseline=self._baseline, changed=self._announce, interval=poll_interval
+        )
         self._closed = False
         self.migrate()
 
@@ -79,7 +98,7 @@ class SqliteStore:
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
         if self._closed:
-            raise RuntimeError("the store is closed")
+            raise Unavailable("the database is closed (the server is shutting down)")
         self._slots.acquire()
         try:
             try:
@@ -95,24 +114,38 @@ class SqliteStore:
 
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[SqlTx]:
-        with self._connection() as conn:
-            conn.execute(begin)
-            tx = SqlTx(conn, DIALECT, change_retention=self._retention)
-            committed = False
-            try:
-                yield tx
-                conn.execute("COMMIT")
-                committed = True
-            finally:
-                if not committed:
-                    conn.execute("ROLLBACK")
+        try:
+            with self._connection() as conn:
+                conn.execute(begin)
+                tx = SqlTx(conn, DIALECT, change_retention=self._retention)
+                committed = False
+                try:
+                    yield tx
+                    conn.execute("COMMIT")
+                    committed = True
+                finally:
+                    if not committed and conn.in_transaction:
+                        conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            if _unavailable(exc):
+                raise Unavailable() from exc
+            raise
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
         with self._write_lock, self._transaction("BEGIN IMMEDIATE") as tx:
             yield tx
         # Outside the writer lock and with the connection back in the pool: listeners may read.
-        self._watchers.fire(tx.notices)
+        self._announce(tx.notices)
+
+    def _announce(self, versions: Versions) -> None:
+        """Tell watchers of versions not announced yet: a local commit, or one the poller found."""
+        with self._announce_lock:
+            self._watchers.fire(self._ledger.fresh(versions))
+
+    def _baseline(self, versions: Versions) -> None:
+        with self._announce_lock:
+            self._ledger.baseline(versions)
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
@@ -120,6 +153,12 @@ class SqliteStore:
             yield tx
 
     def watch(self, callback: Notice) -> Callable[[], None]:
+        """Add a watcher; the first one starts the poller and returns once its baseline is read.
+
+        The baseline comes first: a writer announcing to a watcher that waits for this call to return
+        (the dispatcher holds its lock meanwhile) would block the poller's baseline behind it.
+        """
+        self._poller.start()
         return self._watchers.add(callback)
 
     def migrate(self) -> list[int]:
@@ -142,11 +181,12 @@ class SqliteStore:
         try:
             with self._connection() as conn:
                 return bool(conn.execute("SELECT 1").fetchone() == (1,))
-        except (sqlite3.Error, RuntimeError):
+        except (sqlite3.Error, Unavailable):
             return False
 
     def close(self) -> None:
         self._closed = True
+        self._poller.stop()
         with self._all_lock:
             for conn in self._all:
                 conn.close()
