@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -264,3 +265,8 @@ def test_relay_without_upstream_or_cache_is_unavailable_but_alive(
         unavailable.status_code == 503 and unavailable.headers["content-type"] == "application/problem+json"
     )
     assert _snapshot(relay.url, "vxs_" + "x" * 43).status_code == 401
+    assert _post_events(relay.url, key, _summary_batch("alpha", 1)).status_code == 202  # buffered
+    assert relay.process is not None
+    started = time.monotonic()
+    assert relay.process.stop(timeout=10) == 0  # SIGTERM: a clean exit, the last flush bounded
+    assert time.monotonic() - started < 8

@@ -1,7 +1,6 @@
-"""The data plane when things go wrong, in-process: a failed or slow snapshot rebuild leaves pollers with the
-last good snapshot (streams get a 503, never a stale `put`), `/readyz` follows the database, revoked keys
-lose their streams at once (this process) or at the next heartbeat (another process), and known keys keep
-working while the database is down. The real-process versions are in test_workers.py."""
+"""The data plane when things go wrong, in-process: failed or slow rebuilds leave pollers the last good
+snapshot (streams get a 503), `/readyz` follows the database, revoked keys lose their streams now or at the
+next heartbeat, known keys keep working while the database is down (real processes: test_workers.py)."""
 
 from __future__ import annotations
 

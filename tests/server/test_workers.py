@@ -139,6 +139,22 @@ def test_revoking_a_key_ends_its_streams_on_every_worker(tmp_path: Path) -> None
         # The worker that did not revoke it dropped it from its auth cache too (not after its 5 s TTL).
         assert {httpx.get(snapshot, headers=auth).status_code for _ in range(6)} == {401}
         assert kept.join(0.1) is False, "the other key's stream stays open"
+        # Workers never outlive their supervisor, even one killed with SIGKILL: they stop gracefully.
+        workers = worker_pids(server)
+        server.stop(signal.SIGKILL)
+        assert kept.join(10) and kept.ended_cleanly, kept.error
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers):
+            assert time.monotonic() < deadline, f"orphaned workers still running: {workers}"
+            time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in {"Z", "X"}
 
 
 def test_a_database_outage_keeps_cached_snapshots_and_fails_readiness(tmp_path: Path, pg_url: str) -> None:

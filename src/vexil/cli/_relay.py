@@ -119,11 +119,15 @@ def relay_command(
     """Mirror environments of a vexil server and serve them locally (SDK protocol, OFREP, events).
 
     Clients use the same SDK keys as with the server. Only the server keys given here and the client-side
-    keys mapped with --client-key are accepted.
+    keys mapped with --client-key are accepted. /readyz answers 200 "degraded" while the upstream is
+    unreachable (the relay keeps serving its last copy), 503 only when it has no copy at all.
 
     \b
-    Example:
-      vexil relay --upstream https://flags.example.com --sdk-key "$PROD_SDK_KEY" --port 7071
+    Examples:
+      vexil relay --upstream https://flags.example.com --sdk-key "$PROD_KEY" --port 7071
+      VEXIL_RELAY_SDK_KEYS="$PROD_KEY $STAGING_KEY" vexil relay --upstream https://flags.example.com
+      vexil relay --upstream https://flags.example.com --sdk-key "$PROD_KEY" \\
+        --client-key "$WEB_KEY=$PROD_KEY" --cache-dir /var/lib/vexil-relay
     """
     try:
         relay = RelaySettings(

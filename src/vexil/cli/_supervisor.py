@@ -1,8 +1,7 @@
 """`Supervisor`: forked worker processes serving one listening socket (`vexil serve --workers N`).
 
-Process management only: the parent forks while it holds no threads and no open database, forwards SIGTERM
-and SIGINT, replaces a worker that dies, and kills stragglers once the shutdown budget is spent. It never
-serves a request itself.
+Process management only, never serving: forks while holding no threads or database, forwards SIGTERM/SIGINT,
+replaces dead workers, kills stragglers after the budget; workers stop if it dies (even by SIGKILL).
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ import os
 import select
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from types import FrameType
@@ -52,10 +52,13 @@ class Supervisor:
         self._children: dict[int, int] = {}  # pid -> slot
         self._stopping = False
         self._deaths: list[float] = []
+        # The parent holds the write end for its whole life; a worker seeing EOF knows the parent is gone.
+        self._lifeline: tuple[int, int] | None = None
 
     def run(self) -> int:
         """Start the workers, wait for a signal, stop them; returns the parent's exit status."""
         previous = {sig: signal.signal(sig, self._request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        self._lifeline = os.pipe()
         try:
             started = self._start_all()
             if not started and not self._stopping:
@@ -70,6 +73,8 @@ class Supervisor:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            for fd in self._lifeline:
+                os.close(fd)
 
     def _request_stop(self, signum: int, frame: FrameType | None) -> None:
         self._stopping = True
@@ -88,6 +93,10 @@ class Supervisor:
         try:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, signal.SIG_DFL)  # the server installs its own handlers
+            if self._lifeline is not None:
+                os.close(self._lifeline[1])
+                watch = threading.Thread(target=_stop_when_orphaned, args=(self._lifeline[0],), daemon=True)
+                watch.start()
             status = self._work(lambda: _signal_ready(ready_fd))
         except SystemExit as exc:
             status = exc.code if isinstance(exc.code, int) else 1
@@ -168,6 +177,13 @@ class Supervisor:
             del self._children[pid]
             clean = False
         return 0 if clean else 1
+
+
+def _stop_when_orphaned(lifeline: int) -> None:
+    """In a worker: block until the parent's end of the lifeline closes, then shut down gracefully."""
+    while os.read(lifeline, 1):
+        pass
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _signal_ready(fd: int | None) -> None:

@@ -5,6 +5,7 @@ Commands live in their own modules; this module holds no command logic.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -19,23 +20,44 @@ from vexil.cli._cmd_login import login_command
 from vexil.cli._cmd_projects import envs_group, projects_group
 from vexil.cli._cmd_segments import segments_group
 from vexil.cli._eval import eval_command
-from vexil.cli._relay import relay_command
-from vexil.cli._serve import migrate_command, serve_command
 from vexil.cli._validate import validate_command
 
 _INTERNAL_ERROR = 70  # EX_SOFTWARE from sysexits.h
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands that pull in the server stack (uvicorn, Starlette, psycopg) load only when invoked, so the
+# operator commands start in a fraction of the time.
+_LAZY = {
+    "serve": ("vexil.cli._serve", "serve_command"),
+    "migrate": ("vexil.cli._serve", "migrate_command"),
+    "relay": ("vexil.cli._relay", "relay_command"),
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *_LAZY])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _LAZY:
+            module, attribute = _LAZY[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module), attribute)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vexil", prog_name="vexil")
 def cli() -> None:
-    """vexil: self-hosted feature flags. Validate and evaluate flag documents (YAML or JSON)."""
+    """vexil: self-hosted feature flags.
+
+    Run the server (serve, migrate, relay), manage projects, flags, segments and keys on it, keep flags as
+    code (export, plan, apply, codegen), and validate or evaluate flag documents locally.
+    """
 
 
 cli.add_command(validate_command)
 cli.add_command(eval_command)
-cli.add_command(serve_command)
-cli.add_command(migrate_command)
 cli.add_command(login_command)
 cli.add_command(projects_group)
 cli.add_command(envs_group)
@@ -47,7 +69,6 @@ cli.add_command(export_command)
 cli.add_command(plan_command)
 cli.add_command(apply_command)
 cli.add_command(codegen_command)
-cli.add_command(relay_command)
 
 
 def main(argv: list[str] | None = None) -> None:

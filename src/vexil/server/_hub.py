@@ -1,8 +1,7 @@
 """The data plane's shared state: pre-serialised snapshots per environment and the fan-out of changes.
 
-Lives on the event loop; the service listener (a store thread) only hands changes over with
-`call_soon_threadsafe`. It never writes to the database and never blocks the loop (reads go to a thread).
-When the database fails, pollers keep getting the last good snapshot; streams need a fresh one.
+Event loop only (store threads hand changes over with `call_soon_threadsafe`); it never writes to the
+database or blocks the loop. When the database fails, pollers keep the last good snapshot; streams do not.
 """
 
 from __future__ import annotations

@@ -150,6 +150,16 @@ class Mirror:
         found = self._environments[environment_id]
         if isinstance(message, Put):
             old = found.snapshot
+            if old is not None and message.version < old.version:
+                # Versions only compare within one database: the upstream's was replaced or restored. The
+                # data plane keeps the higher-versioned copy it built; only a restart with an empty cache
+                # directory trusts the new versions.
+                logger.error(
+                    "vexil relay: the upstream's snapshot version went back from %d to %d (a replaced or "
+                    "restored database?): restart the relay with an empty cache directory",
+                    old.version,
+                    message.version,
+                )
             document = _normalised(message.document)
             changes = [] if old is None else diff(old.document, document, environment_id, message.version)
             self._put(found, environment_id, message.version, document)

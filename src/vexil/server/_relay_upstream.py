@@ -93,13 +93,17 @@ class UpstreamSync:
             ),
         )
         decision: Decision | None = machine.start()
-        while decision is not None:
-            try:
-                decision = await self._step(machine, decision)
-            except Exception as exc:  # the sync task's boundary: log, back off, carry on
-                logger.exception("vexil relay: unexpected error syncing %s", self.label)
-                decision = machine.failed(None, f"internal error: {describe(exc)}", self._now())
-            self._status.mode = machine.mode.value
+        try:
+            while decision is not None:
+                try:
+                    decision = await self._step(machine, decision)
+                except Exception as exc:  # the sync task's boundary: log, back off, carry on
+                    logger.exception("vexil relay: unexpected error syncing %s", self.label)
+                    decision = machine.failed(None, f"internal error: {describe(exc)}", self._now())
+                self._status.mode = machine.mode.value
+        finally:
+            if self._checks is not None:  # cancelled (shutdown): the key checks end with the sync
+                self._checks.cancel()
 
     async def _step(self, machine: DataSourceMachine, decision: Decision) -> Decision | None:
         if isinstance(decision, Stop):

@@ -1,8 +1,7 @@
 """`SqliteStore`: the embedded default: one WAL-mode database file, a small pool, one writer at a time.
 
-Durability: `synchronous=FULL` by default, so a transaction that returned is on disk even after a power loss
-(`kill -9` alone would not need it in WAL mode). Change notices reach this process's watchers at once and,
-through a `data_version` poller, those of every other process sharing the file within `poll_interval`.
+Durability: `synchronous=FULL`: a returned transaction survives power loss. Change notices reach this
+process's watchers at once, and those of other processes sharing the file through their `data_version` poller.
 """
 
 from __future__ import annotations
