@@ -230,10 +230,11 @@ def test_concurrent_readers_see_whole_snapshots_while_a_writer_swaps_them() -> N
         # a and b change together in one put: a reader must never see one without the other
         message: Message = Put(i, {"flags": {"a": const(i, i), "b": const(i, i)}})
         source.updates.apply(message)
-    source.updates.apply(Patch(1000, ItemKind.FLAG, "a", const(-1, 1000)))
+    # Stop the readers first: after the patch below a and b differ on purpose.
     stop.set()
     for t in threads:
         t.join()
     assert seen_bad == []
+    source.updates.apply(Patch(1000, ItemKind.FLAG, "a", const(-1, 1000)))
     assert client.number("a", CTX, 0) == -1
     client.close()

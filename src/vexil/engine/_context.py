@@ -40,7 +40,15 @@ class Context:
             data = dict(data)
         d: dict[str, Any] = data
         kind = d.get("kind", DEFAULT_KIND)
-        if kind == MULTI:
+        if kind == DEFAULT_KIND:
+            key = d.get("key")
+            if key.__class__ is str and key:
+                # The common case, built without __init__: this runs once per request.
+                ctx = _new(cls)
+                _set_kinds(ctx, {DEFAULT_KIND: d})
+                _set_error(ctx, None)
+                return ctx
+        elif kind == MULTI:
             return cls._multi(d)
         problem = _check_single(kind, d)
         if problem is not None:
@@ -92,6 +100,12 @@ class Context:
 
     def __repr__(self) -> str:
         return f"Context({self.to_dict()!r})" if self.error is None else f"Context(invalid: {self.error})"
+
+
+# Slot setters bypass the immutability guard in __setattr__ for the fast constructor above.
+_new = object.__new__
+_set_kinds = Context.__dict__["kinds"].__set__
+_set_error = Context.__dict__["error"].__set__
 
 
 def _check_single(kind: object, attrs: Mapping[str, Any]) -> str | None:
