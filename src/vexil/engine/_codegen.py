@@ -16,12 +16,12 @@ from typing import Any
 import mmh3
 
 from vexil.engine._attributes import plain_name
+from vexil.engine._compile_clause import ClauseFn, Kinds
 from vexil.engine._result import Result
 
-Kinds = Mapping[str, Mapping[str, Any]]
+# (kinds, tables, prerequisite stack) -> result; `tables` is the snapshot (see _compile.Tables).
 FlagFn = Callable[[Kinds, Any, tuple[str, ...]], Result]
 ServeFn = Callable[[Kinds], Result]
-ClauseFn = Callable[[Kinds, Any, tuple[str, ...]], bool]
 
 
 @dataclass(frozen=True)

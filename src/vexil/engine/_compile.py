@@ -6,17 +6,14 @@ to ERROR/MALFORMED_FLAG when (and only when) an evaluation reaches it, as Launch
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from vexil.engine._attributes import Malformed, compile_getter, plain_name
 from vexil.engine._bucketing import BUCKETS, NATIVE, bucketable, hasher, native_seed
-from vexil.engine._codegen import Plan, RolloutPlan, RulePlan, ServePlan, generate
+from vexil.engine._codegen import FlagFn, Plan, RolloutPlan, RulePlan, ServePlan, generate
 from vexil.engine._compile_clause import ClauseFn, Kinds, all_of, compile_clause, compile_clauses
 from vexil.engine._result import ErrorKind, Reason, ReasonKind, Result, error_result
-
-FlagFn = Callable[[Kinds, "Tables", tuple[str, ...]], Result]
-ServeFn = Callable[[Kinds], Result]
 
 MALFORMED = error_result(ErrorKind.MALFORMED_FLAG)
 _OFF = Reason(ReasonKind.OFF)

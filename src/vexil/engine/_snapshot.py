@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from vexil.engine._attributes import Malformed
+from vexil.engine._codegen import FlagFn
 from vexil.engine._compile import (
     MALFORMED,
     CompiledFlag,
     CompiledSegment,
-    FlagFn,
     compile_flag,
     compile_segment,
 )
